@@ -1,0 +1,43 @@
+"""The Chalice app: registers the route blueprints and the event handlers; nothing else.
+
+Every Lambda function of the app imports this module, so it imports nothing heavy: Pillow,
+pypdfium2, Jinja2 and friends are imported where they are used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from chalice import Chalice
+
+from chalicelib.routes import api_v2
+
+app = Chalice(app_name="imgshelf")
+app.log.setLevel(logging.INFO)
+logging.getLogger("imgshelf").setLevel(logging.INFO)
+
+# API Gateway must base64-encode these request bodies, or binary uploads arrive mangled.
+app.api.binary_types.extend(
+    [
+        "multipart/form-data",
+        "image/tiff",
+        "image/bmp",
+        "image/x-ms-bmp",
+        "image/apng",
+        "image/webp",
+        "image/x-xcf",
+        "application/pdf",
+    ]
+)
+
+app.register_blueprint(api_v2.bp)
+
+IMAGES_BUCKET = os.environ.get("IMAGES_BUCKET_NAME", "imgshelf-images")
+
+
+@app.on_s3_event(bucket=IMAGES_BUCKET, events=["s3:ObjectCreated:*"], prefix="i/")
+def thumbnails(event: object) -> None:
+    from chalicelib.services import thumbnails as thumbnail_service
+
+    thumbnail_service.handle_s3_event(event)

@@ -1,0 +1,1 @@
+"""imgshelf: an Imgur API v2 compatible image host for AWS Lambda."""

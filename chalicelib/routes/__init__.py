@@ -1,0 +1,1 @@
+"""Chalice blueprints: the only place besides app.py that imports chalice."""

@@ -1,0 +1,1 @@
+"""Deployment and local-stack tooling; never deployed to Lambda."""
