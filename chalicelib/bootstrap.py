@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 CLIENT_OPTIONS: dict[str, Any] = {
     "connect_timeout": 2,
     "read_timeout": 5,
-    "retries": {"max_attempts": 3, "mode": "standard"},
+    "retries": {"total_max_attempts": 3, "mode": "standard"},
 }
 
 _cache: dict[str, Any] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 
+from chalicelib.credits import Quota
 from chalicelib.forms import Params
 
 
@@ -32,6 +33,7 @@ class Call:
     query_string: str = ""
     body: bytes = b""
     caller: Caller | None = None
+    quota: Quota | None = None  # the caller's bucket after this call's charge
     extra_headers: dict[str, str] = field(default_factory=dict)
 
     def cookie(self, name: str) -> str | None:

@@ -67,7 +67,8 @@ def error_envelope(
 
 def xml_text(value: str) -> str:
     """Text safe inside an XML 1.0 element, whatever the user typed."""
-    return escape(_XML_FORBIDDEN.sub("", value))
+    # A literal CR would be normalised to LF by every parser; the character reference survives.
+    return escape(_XML_FORBIDDEN.sub("", value), {"\r": "&#13;"})
 
 
 def _plain(value: Any) -> Any:

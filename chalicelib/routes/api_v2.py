@@ -16,8 +16,8 @@ api = V2Api(bp)
 
 @api.resource("credits", root="credits", cost=0)
 def credits(call: Call) -> dict[str, Any]:
-    assert call.caller is not None
-    quota = access.peek(call.caller)
+    assert call.quota is not None  # cost 0: the dispatcher's peek is the answer
+    quota = call.quota
     return {
         "limit": quota.limit,
         "remaining": quota.remaining,

@@ -171,7 +171,7 @@ def dispatch(request: Request, route: str, resource: Resource | None, params: di
             raise MethodNotAllowed(f"Method {call.method.lower()} is not allowed for this resource")
         call.caller = access.identify(call, spec.auth)
         cost = spec.cost(bootstrap.settings()) if callable(spec.cost) else spec.cost
-        quota = access.charge(call.caller, cost)
+        quota = call.quota = access.charge(call.caller, cost)
         result = spec.handler(call, **params)
         return _success(call, spec, result, quota)
     except Exception as error:
