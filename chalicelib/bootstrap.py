@@ -22,6 +22,9 @@ CLIENT_OPTIONS: dict[str, Any] = {
 
 _cache: dict[str, Any] = {}
 _overrides: dict[str, Any] = {}
+# Called with (service, client) for every client built: instrumentation (and the tests' policy
+# and call-count checks) hook in here instead of patching the project's modules.
+client_hooks: list[Callable[[str, Any], None]] = []
 
 
 def reset() -> None:
@@ -60,7 +63,10 @@ def client(service: str) -> Any:
         import boto3
         from botocore.config import Config
 
-        return boto3.session.Session().client(service, config=Config(**CLIENT_OPTIONS))
+        built = boto3.session.Session().client(service, config=Config(**CLIENT_OPTIONS))
+        for hook in client_hooks:
+            hook(service, built)
+        return built
 
     return provide(f"client:{service}", build)
 
@@ -77,7 +83,9 @@ def credit_ledger() -> DynamoCreditLedger:
 def records() -> DynamoRecords:
     from chalicelib.records import DynamoRecords
 
-    return provide("records", lambda: DynamoRecords(client("dynamodb"), settings().records_table_name, clock()))
+    return provide(
+        "records", lambda: DynamoRecords(client("dynamodb"), settings().records_table_name, clock())
+    )
 
 
 def image_store() -> S3ImageStore:

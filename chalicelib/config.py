@@ -39,7 +39,9 @@ class Settings:
 def _url(name: str, value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ConfigError(f"{name} must be an http(s) base URL such as https://img.example.com, got {value!r}")
+        raise ConfigError(
+            f"{name} must be an http(s) base URL such as https://img.example.com, got {value!r}"
+        )
     return value.rstrip("/")
 
 

@@ -99,9 +99,7 @@ def media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def parse(
-    query: Iterable[tuple[str, str]], content_type: str, body: bytes, max_body_bytes: int
-) -> Params:
+def parse(query: Iterable[tuple[str, str]], content_type: str, body: bytes, max_body_bytes: int) -> Params:
     """Merge query and body parameters; refuse an oversized body before parsing it."""
     if len(body) > max_body_bytes:
         raise PayloadTooLarge()

@@ -244,7 +244,9 @@ class DynamoRecords:
                     "Put": {
                         "Item": {
                             **image_key(image_hash),
-                            **to_item({"kind": "tombstone", "deleted": now, "expires_at": now + TOMBSTONE_SECONDS}),
+                            **to_item(
+                                {"kind": "tombstone", "deleted": now, "expires_at": now + TOMBSTONE_SECONDS}
+                            ),
                         },
                         "ConditionExpression": "deletehash = :dh",
                         "ExpressionAttributeValues": {":dh": {"S": deletehash}},

@@ -49,9 +49,7 @@ def render(fmt: str, root: str, data: Any) -> Rendered:
     return to_json(root, data) if fmt == "json" else to_xml(root, data)
 
 
-def error_envelope(
-    fmt: str, message: str, request_path: str, method: str, parameters: str
-) -> Rendered:
+def error_envelope(fmt: str, message: str, request_path: str, method: str, parameters: str) -> Rendered:
     return render(
         fmt,
         "error",

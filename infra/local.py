@@ -132,7 +132,9 @@ class LocalStack:
         sqs = session.client("sqs")
         s3 = session.client("s3")
         queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         s3.put_bucket_notification_configuration(
             Bucket=self.settings["IMAGES_BUCKET_NAME"],
             NotificationConfiguration={
@@ -261,8 +263,12 @@ def main() -> int:
     print(f"imgshelf is running at {stack.url}", flush=True)
     print(f"API key: {stack.api_key}", flush=True)
     print(f"try: curl -i '{stack.url}/2/credits.json?key={stack.api_key}'", flush=True)
-    where = f"data kept in {stack.data_dir}" if stack.embedded else f"AWS endpoint {stack.endpoint}"
-    print(f"({where}; Ctrl-C to stop)", flush=True)
+    if stack.embedded:
+        print(
+            f"(embedded moto on {stack.endpoint}; data kept in {stack.data_dir}; Ctrl-C to stop)", flush=True
+        )
+    else:
+        print(f"(AWS endpoint {stack.endpoint}; Ctrl-C to stop)", flush=True)
     while not stop.wait(0.5):
         pass
     print("stopping: saving data", flush=True)

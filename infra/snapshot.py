@@ -25,7 +25,7 @@ def save(session: Any, data_dir: Path, settings: dict[str, str]) -> None:
                     out.write(json.dumps(item) + "\n")
     s3 = session.client("s3")
     bucket = settings["IMAGES_BUCKET_NAME"]
-    index = {}
+    index: dict[str, dict[str, str]] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for entry in page.get("Contents", []):
             key = entry["Key"]

@@ -34,6 +34,28 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     bootstrap.reset()
 
 
+@pytest.fixture(autouse=True)
+def _calls_allowed_by_policy() -> Iterator[None]:
+    """Every AWS call the app makes in any test must be allowed by .chalice/policy-*.json."""
+    from tests.policy import missing
+
+    violations: list[str] = []
+
+    def check(event_name: str, params: dict[str, Any], **_: Any) -> None:
+        _, service, operation = event_name.split(".", 2)
+        violations.extend(
+            f"{service}.{operation} needs {a}" for a in sorted(missing(service, operation, params))
+        )
+
+    def hook(service: str, built: Any) -> None:
+        built.meta.events.register("before-parameter-build.*.*", check)
+
+    bootstrap.client_hooks.append(hook)
+    yield
+    bootstrap.client_hooks.remove(hook)
+    assert not violations, f"AWS calls not allowed by the IAM policy files: {sorted(set(violations))}"
+
+
 class FakeClock:
     def __init__(self, now: float = 1_800_000_000.0) -> None:
         self.now = now
@@ -105,7 +127,7 @@ class AwsCalls:
     def fail(self, operation: str, code: str = "InternalServerError") -> None:
         from botocore.exceptions import ClientError
 
-        service, op = operation.split(".")
+        _service, op = operation.split(".")
         self.failures[operation] = ClientError({"Error": {"Code": code, "Message": "injected"}}, op)
 
 

@@ -175,7 +175,7 @@ def dispatch(request: Request, route: str, resource: Resource | None, params: di
         result = spec.handler(call, **params)
         return _success(call, spec, result, quota)
     except Exception as error:
-        return _failure(request, call, path, fmt, quota, error)
+        return _failure(request, call, path, fmt, quota, error=error)
 
 
 def _query_format(request: Request) -> str | None:
@@ -188,11 +188,13 @@ def _success(call: Call, spec: Spec, result: Any, quota: Quota) -> Response:
     if isinstance(result, Redirect):
         return Response(body="", status_code=result.status, headers={**headers, "Location": result.location})
     rendered = render.render(call.fmt, spec.root, result)
-    return Response(body=rendered.body, status_code=200, headers={**headers, "Content-Type": rendered.content_type})
+    return Response(
+        body=rendered.body, status_code=200, headers={**headers, "Content-Type": rendered.content_type}
+    )
 
 
 def _failure(
-    request: Request, call: Call | None, path: str, fmt: str, quota: Quota | None, error: Exception
+    request: Request, call: Call | None, path: str, fmt: str, quota: Quota | None, *, error: Exception
 ) -> Response:
     if not isinstance(error, ImgshelfError):
         if error_code(error) in THROTTLED:
@@ -200,8 +202,10 @@ def _failure(
         else:
             request_id = _request_id(request)
             log.exception("unexpected error in %s %s (request %s)", request.method, path, request_id)
-            error = ImgshelfError(f"A fatal error occured. We have been notified of this error. (request {request_id})")
-    headers = dict(error.headers)
+            error = ImgshelfError(
+                f"A fatal error occured. We have been notified of this error. (request {request_id})"
+            )
+    headers: dict[str, str | list[str]] = dict(error.headers)
     if "X-RateLimit-Limit" not in headers:
         headers.update(_quota_headers(request, call, quota))
     parameters = call.params.describe() if call is not None else ""
