@@ -11,7 +11,7 @@ import os
 
 from chalice import Chalice
 
-from chalicelib.routes import api_v2
+from chalicelib.routes import api_v2, media
 
 app = Chalice(app_name="imgshelf")
 app.log.setLevel(logging.INFO)
@@ -32,6 +32,7 @@ app.api.binary_types.extend(
 )
 
 app.register_blueprint(api_v2.bp)
+app.register_blueprint(media.bp)
 
 IMAGES_BUCKET = os.environ.get("IMAGES_BUCKET_NAME", "imgshelf-images")
 

@@ -7,8 +7,10 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.calls import Call
-from chalicelib.routes.v2 import V2Api
-from chalicelib.services import access
+from chalicelib.config import Settings
+from chalicelib.routes.v2 import Redirect, V2Api
+from chalicelib.services import images, uploads
+from chalicelib.services.access import Auth
 
 bp = Blueprint(__name__)
 api = V2Api(bp)
@@ -24,6 +26,40 @@ def credits(call: Call) -> dict[str, Any]:
         "reset": quota.reset,
         "refresh_in_secs": max(0, quota.reset - int(access.now())),
     }
+
+
+def upload_cost(settings: Settings) -> int:
+    return settings.upload_cost
+
+
+@api.resource("upload", root="upload", methods=("POST", "PUT"), cost=upload_cost, auth=Auth.KEY)
+def upload(call: Call) -> dict[str, Any]:
+    assert call.caller is not None
+    image = uploads.upload(call.params, owner=call.caller.account)
+    return images.image_object(image, owner_view=True)
+
+
+@api.resource("upload", root="upload", methods=("GET",), cost=upload_cost, auth=Auth.OPTIONAL)
+def side_load(call: Call) -> Redirect:
+    """GET /2/upload?url=: a browser side-load; uploads the URL and opens the new image page."""
+    assert call.caller is not None
+    url = call.params.get("url", fits=uploads.is_url) or call.params.get("image", fits=uploads.is_url)
+    call.params.values["image"] = [url] if url else []
+    call.params.values["type"] = ["url"]
+    image = uploads.upload(call.params, owner=call.caller.account)
+    return Redirect(images.page_url(image.hash))
+
+
+@api.resource("image/{name}", root="image")
+def image_info(call: Call, name: str) -> dict[str, Any]:
+    image = images.get(name)
+    owner = call.caller is not None and call.caller.account is not None and call.caller.account == image.owner
+    return images.image_object(image, owner_view=owner)
+
+
+@api.resource("delete/{name}", root="delete", methods=("GET", "POST", "DELETE"))
+def delete(call: Call, name: str) -> dict[str, str]:
+    return images.delete(name)
 
 
 api.mount()

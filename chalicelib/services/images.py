@@ -1,0 +1,116 @@
+"""Images: the v2 image object, reading, deleting, and where media links lead."""
+
+from __future__ import annotations
+
+import time
+
+from chalicelib import bootstrap
+from chalicelib.errors import BadRequest, NotFound
+from chalicelib.records import Collision, ImageRecord
+from chalicelib.storage import original_key, thumbnail_key
+
+THUMBNAILS = {
+    "small_square": "s",
+    "big_square": "b",
+    "small_thumbnail": "t",
+    "medium_thumbnail": "m",
+    "large_thumbnail": "l",
+    "huge_thumbnail": "h",
+}
+
+
+def v2_datetime(epoch: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch))
+
+
+def image_object(image: ImageRecord, *, owner_view: bool = False) -> dict[str, object]:
+    """The v2 image object; name, deletehash and delete_page only for the uploader or owner."""
+    settings = bootstrap.settings()
+    media, public = settings.media_base, settings.public_base_url
+    fields: dict[str, object] = {}
+    if owner_view:
+        fields["name"] = image.name
+    fields.update(
+        {
+            "title": image.title,
+            "caption": image.caption,
+            "hash": image.hash,
+        }
+    )
+    if owner_view:
+        fields["deletehash"] = image.deletehash
+    fields.update(
+        {
+            "datetime": v2_datetime(image.created),
+            "type": image.mime,
+            "animated": "true" if image.animated else "false",
+            "width": image.width,
+            "height": image.height,
+            "size": image.size,
+            "views": image.views,
+            "bandwidth": image.views * image.size,
+        }
+    )
+    links: dict[str, object] = {
+        "original": f"{media}/{image.hash}.{image.ext}",
+        "imgur_page": f"{public}/{image.hash}",
+    }
+    if owner_view:
+        links["delete_page"] = f"{public}/delete/{image.deletehash}"
+    links.update({name: f"{media}/{image.hash}{suffix}.jpg" for name, suffix in THUMBNAILS.items()})
+    return {"image": fields, "links": links}
+
+
+def page_url(image_hash: str) -> str:
+    return f"{bootstrap.settings().public_base_url}/{image_hash}"
+
+
+def get(image_hash: str) -> ImageRecord:
+    image = bootstrap.records().image(image_hash) if _plausible_hash(image_hash) else None
+    if image is None:
+        raise NotFound("Unable to find an image with the id, " + image_hash[:32])
+    return image
+
+
+def delete(deletehash: str) -> dict[str, str]:
+    """Tombstone the record first (the image is gone for everyone), then remove the objects."""
+    found = bootstrap.records().image_for_deletehash(deletehash) if _plausible_hash(deletehash, 40) else None
+    if found is None:
+        raise BadRequest("Invalid deletehash")
+    image_hash, ext = found
+    try:
+        bootstrap.records().delete_image(image_hash, deletehash)
+    except Collision:
+        raise BadRequest("Invalid deletehash") from None
+    bootstrap.image_store().delete_image(image_hash, ext)
+    return {"message": "Success"}
+
+
+def original_redirect(image_hash: str, *, count_view: bool) -> str:
+    """Where /<hash>.<ext> leads: one write (the view counter) and no read before it."""
+    records = bootstrap.records()
+    image = records.count_view(image_hash) if count_view else records.image(image_hash)
+    if image is None:
+        raise NotFound("Image not found")
+    return _media_url(original_key(image.hash, image.ext))
+
+
+def thumbnail_redirect(image_hash: str, suffix: str) -> str:
+    """The thumbnail once it exists, the original until then."""
+    image = bootstrap.records().image(image_hash)
+    if image is None:
+        raise NotFound("Image not found")
+    if image.thumbs == "ready":
+        return _media_url(thumbnail_key(image.hash, suffix))
+    return _media_url(original_key(image.hash, image.ext))
+
+
+def _media_url(key: str) -> str:
+    settings = bootstrap.settings()
+    if settings.media_base_url:
+        return f"{settings.media_base_url}/{key}"
+    return bootstrap.image_store().presigned_url(key)
+
+
+def _plausible_hash(value: str, longest: int = 16) -> bool:
+    return 0 < len(value) <= longest and value.isalnum() and value.isascii()
