@@ -16,9 +16,11 @@ def ledger(aws, clock) -> DynamoCreditLedger:
 
 def stored_used(bucket: str, now: float) -> int | None:
     start = int(now) // WINDOW_SECONDS * WINDOW_SECONDS
-    item = bootstrap.client("dynamodb").get_item(
-        TableName=bootstrap.settings().credits_table_name, Key={"pk": {"S": f"{bucket}#{start}"}}
-    ).get("Item")
+    item = (
+        bootstrap.client("dynamodb")
+        .get_item(TableName=bootstrap.settings().credits_table_name, Key={"pk": {"S": f"{bucket}#{start}"}})
+        .get("Item")
+    )
     return None if item is None else int(item["used"]["N"])
 
 

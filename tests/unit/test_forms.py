@@ -11,7 +11,9 @@ from chalicelib.forms import parse, split_list
 def multipart(fields, files, boundary="XyZ"):
     chunks = []
     for name, value in fields.items():
-        chunks.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        chunks.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
     for name, (filename, data) in files.items():
         chunks.append(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
@@ -24,7 +26,9 @@ def multipart(fields, files, boundary="XyZ"):
 
 
 def test_query_and_urlencoded_body_merge_with_body_winning():
-    params = parse([("key", "k1"), ("title", "q")], "application/x-www-form-urlencoded", b"title=b&caption=c", 10_000)
+    params = parse(
+        [("key", "k1"), ("title", "q")], "application/x-www-form-urlencoded", b"title=b&caption=c", 10_000
+    )
     assert params.get("key") == "k1"
     assert params.get("title") == "b"
     assert params.get("caption") == "c"
@@ -69,7 +73,13 @@ def test_broken_multipart_is_a_bad_request():
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("a,b", ["a", "b"]), ("(a,b)", ["a", "b"]), ("('',a)", ["a"]), ("( a , None ,b )", ["a", "b"]), ("", [])],
+    [
+        ("a,b", ["a", "b"]),
+        ("(a,b)", ["a", "b"]),
+        ("('',a)", ["a"]),
+        ("( a , None ,b )", ["a", "b"]),
+        ("", []),
+    ],
 )
 def test_lists_accept_every_v2_spelling(raw, expected):
     assert split_list(raw) == expected
@@ -82,7 +92,12 @@ def test_flags_accept_true_spellings():
 
 def test_describe_hides_secrets_and_image_bytes_and_cuts_long_values():
     params = parse(
-        [("password", "hunter2"), ("image", "iVBORw0KGgo" * 10), ("title", "t" * 50), ("url", "http://x.test/a.png")],
+        [
+            ("password", "hunter2"),
+            ("image", "iVBORw0KGgo" * 10),
+            ("title", "t" * 50),
+            ("url", "http://x.test/a.png"),
+        ],
         "",
         b"",
         10_000,
