@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -106,5 +107,57 @@ def test_local_stack_hands_new_originals_to_the_event_handler(tmp_path):
         s3.put_object(Bucket=bucket, Key="t/ignored.jpg", Body=b"x")
         stack.wait_for(r"new original i/with space\+plus\.png", timeout=20)
         assert "t/ignored.jpg" not in stack.log_path.read_text()
+    finally:
+        stack.stop()
+
+
+def _request(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=20) as reply:
+            return reply.status, dict(reply.headers), reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_local_stack_uploads_over_http_in_every_form(tmp_path):
+    import base64
+    from urllib.parse import urlencode
+
+    from tests import images
+    from tests.httpserver import serving
+
+    port = free_port()
+    stack = RunningStack(tmp_path / "data", port, tmp_path / "stack.log", SIDELOAD_ALLOW_HOSTS="127.0.0.1")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        photo = images.jpeg((120, 80), quality=92)
+        content_type, body = images.multipart({"title": "over http"}, {"image": ("photo.jpg", photo)})
+        status, _, reply = _request(f"{base}/2/upload.json?key={stack.api_key}", body, {"Content-Type": content_type})
+        assert status == 200, reply
+        uploaded = json.loads(reply)["upload"]
+        assert uploaded["links"]["original"].startswith(base)
+
+        # links.original leads (through a presigned URL on the embedded S3) to the stored bytes
+        status, _, stored = _request(uploaded["links"]["original"])
+        assert status == 200
+        assert stored[:3] == b"\xff\xd8\xff"
+
+        encoded = urlencode({"key": stack.api_key, "image": base64.b64encode(images.png()).decode()}).encode()
+        status, _, reply = _request(f"{base}/2/upload.json", encoded, {"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 200, reply
+
+        with serving() as served:
+            served.files["/remote.gif"] = (images.animated_gif(), "image/gif")
+            fields = urlencode({"key": stack.api_key, "image": served.url("/remote.gif")}).encode()
+            status, _, reply = _request(f"{base}/2/upload.json", fields, {"Content-Type": "application/x-www-form-urlencoded"})
+            assert status == 200, reply
+            assert json.loads(reply)["upload"]["image"]["animated"] == "true"
+
+        status, _, reply = _request(f"{base}/2/image/{uploaded['image']['hash']}.json")
+        assert json.loads(reply)["image"]["image"]["views"] == 1
+        status, _, reply = _request(f"{base}/2/delete/{uploaded['image']['deletehash']}.json")
+        assert json.loads(reply) == {"delete": {"message": "Success"}}
+        assert _request(uploaded["links"]["original"])[0] == 404
     finally:
         stack.stop()
