@@ -11,7 +11,7 @@ import os
 
 from chalice import Chalice
 
-from chalicelib.routes import api_v2, media
+from chalicelib.routes import api_v2, media, v2
 
 app = Chalice(app_name="imgshelf")
 app.log.setLevel(logging.INFO)
@@ -31,7 +31,10 @@ app.api.binary_types.extend(
     ]
 )
 
-app.register_blueprint(api_v2.bp)
+# Resource modules declare on v2.api when imported; mount once, after all of them.
+assert api_v2.__name__
+v2.api.mount()
+app.register_blueprint(v2.bp)
 app.register_blueprint(media.bp)
 
 IMAGES_BUCKET = os.environ.get("IMAGES_BUCKET_NAME", "imgshelf-images")

@@ -8,7 +8,7 @@ from typing import Any
 
 TEMPLATES = Path(__file__).with_name("templates")
 HTML_TYPE = "text/html; charset=utf-8"
-SECURITY_HEADERS = {
+SECURITY_HEADERS: dict[str, str | list[str]] = {
     "Content-Type": HTML_TYPE,
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data: blob: https: http:; style-src 'self'; "

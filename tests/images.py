@@ -6,7 +6,9 @@ import io
 from typing import Any
 
 
-def make(fmt: str, size: tuple[int, int] = (64, 48), mode: str = "RGB", color: Any = (200, 30, 30), **save: Any) -> bytes:
+def make(
+    fmt: str, size: tuple[int, int] = (64, 48), mode: str = "RGB", color: Any = (200, 30, 30), **save: Any
+) -> bytes:
     from PIL import Image
 
     image = Image.new(mode, size, color)
@@ -47,10 +49,14 @@ def animated_gif(frames: int = 3, size: tuple[int, int] = (32, 32)) -> bytes:
     return out.getvalue()
 
 
-def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]], boundary: str = "imgshelfBOUNDARY") -> tuple[str, bytes]:
+def multipart(
+    fields: dict[str, str], files: dict[str, tuple[str, bytes]], boundary: str = "imgshelfBOUNDARY"
+) -> tuple[str, bytes]:
     chunks = []
     for name, value in fields.items():
-        chunks.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        chunks.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
     for name, (filename, data) in files.items():
         chunks.append(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'

@@ -1,19 +1,14 @@
-"""The /2/ API resources: each parses its call, asks one service, and returns what to render."""
+"""The anonymous /2/ resources: each parses its call, asks one service, and returns what to render."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint
-
 from chalicelib.calls import Call
 from chalicelib.config import Settings
-from chalicelib.routes.v2 import Redirect, V2Api
-from chalicelib.services import images, uploads
+from chalicelib.routes.v2 import Redirect, api
+from chalicelib.services import access, images, uploads
 from chalicelib.services.access import Auth
-
-bp = Blueprint(__name__)
-api = V2Api(bp)
 
 
 @api.resource("credits", root="credits", cost=0)
@@ -60,6 +55,3 @@ def image_info(call: Call, name: str) -> dict[str, Any]:
 @api.resource("delete/{name}", root="delete", methods=("GET", "POST", "DELETE"))
 def delete(call: Call, name: str) -> dict[str, str]:
     return images.delete(name)
-
-
-api.mount()

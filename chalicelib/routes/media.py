@@ -32,7 +32,10 @@ def media_or_page(name: str) -> Response:
     return Response(body="", status_code=302, headers={**MEDIA_HEADERS, "Location": location})
 
 
-@bp.route("/delete/{deletehash}", methods=["GET", "POST"], content_types=["application/x-www-form-urlencoded", "multipart/form-data", "application/json"])
+FORM_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data", "application/json"]
+
+
+@bp.route("/delete/{deletehash}", methods=["GET", "POST"], content_types=FORM_TYPES)
 def delete_page(deletehash: str) -> Response:
     deleted = False
     if bp.current_request.method.upper() == "POST":
@@ -41,7 +44,8 @@ def delete_page(deletehash: str) -> Response:
         except ImgshelfError as error:
             return _error_page(error)
         deleted = True
-    return Response(body=pages.render_page("delete.html", deleted=deleted), status_code=200, headers=pages.SECURITY_HEADERS)
+    body = pages.render_page("delete.html", deleted=deleted)
+    return Response(body=body, status_code=200, headers=pages.SECURITY_HEADERS)
 
 
 def _image_page(image_hash: str) -> Response:

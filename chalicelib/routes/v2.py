@@ -86,7 +86,11 @@ def build_call(request: Request, fmt: str, path: str) -> Call:
 
 
 class V2Api:
-    """Collects v2 resources and mounts each at /2/x, /2/x.json, /2/x.xml on a blueprint."""
+    """Collects v2 resources and mounts each at /2/x, /2/x.json, /2/x.xml on a blueprint.
+
+    There is one instance, `api` below: resource modules declare on it, app.py mounts it once
+    after importing them (the 404 fallbacks need to see every resource).
+    """
 
     def __init__(self, blueprint: Blueprint) -> None:
         self.blueprint = blueprint
@@ -229,3 +233,7 @@ def _quota_headers(request: Request, call: Call | None, quota: Quota | None) -> 
 def _request_id(request: Request) -> str:
     context = getattr(request, "lambda_context", None)
     return str(getattr(context, "aws_request_id", None) or uuid.uuid4())
+
+
+bp = Blueprint(__name__)
+api = V2Api(bp)

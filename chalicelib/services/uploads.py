@@ -95,10 +95,10 @@ def decode_base64(text: str | bytes) -> bytes:
 
 
 def _raw_body(params: Params) -> Source:
+    """A raw body is base64 text when it is nothing but base64 characters; binary otherwise."""
     body = params.raw_body
-    if params.raw_content_type.startswith("text/") or (_BASE64_TEXT.match(body[:4096]) and len(body) % 1 == 0):
-        if _BASE64_TEXT.match(body):
-            return Source(decode_base64(body), None)
+    if _BASE64_TEXT.match(body):
+        return Source(decode_base64(body), None)
     return Source(body, None)
 
 
@@ -106,7 +106,9 @@ def _side_load(url: str) -> Source:
     from chalicelib import sideload
 
     settings = bootstrap.settings()
-    fetched = sideload.fetch(url, max_bytes=settings.max_upload_bytes, allow_hosts=settings.sideload_allow_hosts)
+    fetched = sideload.fetch(
+        url, max_bytes=settings.max_upload_bytes, allow_hosts=settings.sideload_allow_hosts
+    )
     return Source(fetched.data, fetched.filename)
 
 
@@ -114,7 +116,9 @@ def _text(value: str | None) -> str | None:
     return value[:TEXT_LIMIT] if value else None
 
 
-def store(prepared: object, *, title: str | None, caption: str | None, name: str | None, owner: str | None) -> ImageRecord:
+def store(
+    prepared: object, *, title: str | None, caption: str | None, name: str | None, owner: str | None
+) -> ImageRecord:
     """Object first, then the records; a failure in between removes the object again.
 
     The object's key is written with If-None-Match, so a hash collision can never overwrite

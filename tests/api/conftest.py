@@ -17,7 +17,9 @@ class Api:
         self.key = key
 
     def upload(self, data: bytes | None = None, *, fmt: str = "json", query: str = "", **fields: str) -> Any:
-        content_type, body = images.multipart(fields, {"image": ("photo.png", data if data is not None else images.png())})
+        content_type, body = images.multipart(
+            fields, {"image": ("photo.png", data if data is not None else images.png())}
+        )
         return self.client.http.post(
             f"/2/upload.{fmt}?key={self.key}{query}", headers={"Content-Type": content_type}, body=body
         )

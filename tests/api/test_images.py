@@ -122,7 +122,9 @@ def test_delete_page_confirms_then_deletes(api):
     assert b'id="confirm"' in page.body
     assert stored_keys() != []
     done = api.client.http.post(
-        f"/delete/{uploaded['deletehash']}", headers={"Content-Type": "application/x-www-form-urlencoded"}, body=b""
+        f"/delete/{uploaded['deletehash']}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=b"",
     )
     assert b'id="result"' in done.body
     assert stored_keys() == []
@@ -166,7 +168,12 @@ def test_side_load_404_is_400(api, server):
 def test_over_limit_upload_never_fetches_or_decodes(api, server, monkeypatch):
     monkeypatch.setenv("CREDITS_ANON_PER_HOUR", "10")
     bootstrap.reset()
-    assert api.client.http.post(f"/2/upload.json?key={api.key}&image={quote(server.url('/cat.png'))}").status_code == 200
+    assert (
+        api.client.http.post(
+            f"/2/upload.json?key={api.key}&image={quote(server.url('/cat.png'))}"
+        ).status_code
+        == 200
+    )
     assert server.requests == ["/cat.png"]
     refused = api.client.http.post(f"/2/upload.json?key={api.key}&image={quote(server.url('/cat.png'))}")
     assert refused.status_code == 403
@@ -217,8 +224,9 @@ def test_hash_collision_with_the_same_extension_never_overwrites(api):
     assert (first["hash"], second["hash"]) == ("AAAAAAA", "BBBBBBB")
     kept = json.loads(api.client.http.get("/2/image/AAAAAAA.json").body)["image"]["image"]
     assert kept["width"] == 10
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     assert Image.open(io.BytesIO(bootstrap.image_store().get("i/AAAAAAA.png"))).size == (10, 10)
 

@@ -111,8 +111,12 @@ def test_local_stack_hands_new_originals_to_the_event_handler(tmp_path):
         stack.stop()
 
 
-def _request(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")
+def _request(
+    url: str, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(
+        url, data=data, headers=headers or {}, method="POST" if data is not None else "GET"
+    )
     try:
         with urllib.request.urlopen(request, timeout=20) as reply:
             return reply.status, dict(reply.headers), reply.read()
@@ -133,7 +137,9 @@ def test_local_stack_uploads_over_http_in_every_form(tmp_path):
     try:
         photo = images.jpeg((120, 80), quality=92)
         content_type, body = images.multipart({"title": "over http"}, {"image": ("photo.jpg", photo)})
-        status, _, reply = _request(f"{base}/2/upload.json?key={stack.api_key}", body, {"Content-Type": content_type})
+        status, _, reply = _request(
+            f"{base}/2/upload.json?key={stack.api_key}", body, {"Content-Type": content_type}
+        )
         assert status == 200, reply
         uploaded = json.loads(reply)["upload"]
         assert uploaded["links"]["original"].startswith(base)
@@ -144,13 +150,17 @@ def test_local_stack_uploads_over_http_in_every_form(tmp_path):
         assert stored[:3] == b"\xff\xd8\xff"
 
         encoded = urlencode({"key": stack.api_key, "image": base64.b64encode(images.png()).decode()}).encode()
-        status, _, reply = _request(f"{base}/2/upload.json", encoded, {"Content-Type": "application/x-www-form-urlencoded"})
+        status, _, reply = _request(
+            f"{base}/2/upload.json", encoded, {"Content-Type": "application/x-www-form-urlencoded"}
+        )
         assert status == 200, reply
 
         with serving() as served:
             served.files["/remote.gif"] = (images.animated_gif(), "image/gif")
             fields = urlencode({"key": stack.api_key, "image": served.url("/remote.gif")}).encode()
-            status, _, reply = _request(f"{base}/2/upload.json", fields, {"Content-Type": "application/x-www-form-urlencoded"})
+            status, _, reply = _request(
+                f"{base}/2/upload.json", fields, {"Content-Type": "application/x-www-form-urlencoded"}
+            )
             assert status == 200, reply
             assert json.loads(reply)["upload"]["image"]["animated"] == "true"
 

@@ -58,7 +58,9 @@ def test_upload_xml_is_the_default(api):
 
 def test_full_path_file_name_keeps_the_last_part(client, api_key):
     content_type, body = images.multipart({}, {"image": ("C:\\Users\\me\\Pictures\\cat.png", images.png())})
-    response = client.http.post(f"/2/upload.json?key={api_key}", headers={"Content-Type": content_type}, body=body)
+    response = client.http.post(
+        f"/2/upload.json?key={api_key}", headers={"Content-Type": content_type}, body=body
+    )
     assert json.loads(response.body)["upload"]["image"]["name"] == "cat.png"
 
 
@@ -85,8 +87,12 @@ def test_base64_urlencoded_wrapped_or_not(client, api_key, wrap, with_type):
 
 
 def test_base64_as_multipart_field(client, api_key):
-    content_type, body = images.multipart({"image": base64.b64encode(images.png()).decode(), "type": "base64"}, {})
-    response = client.http.post(f"/2/upload.json?key={api_key}", headers={"Content-Type": content_type}, body=body)
+    content_type, body = images.multipart(
+        {"image": base64.b64encode(images.png()).decode(), "type": "base64"}, {}
+    )
+    response = client.http.post(
+        f"/2/upload.json?key={api_key}", headers={"Content-Type": content_type}, body=body
+    )
     assert response.status_code == 200, response.body
 
 
@@ -98,7 +104,12 @@ def test_raw_binary_body_with_query_parameters(client, api_key):
     )
     assert response.status_code == 200, response.body
     image = json.loads(response.body)["upload"]["image"]
-    assert (image["type"], image["animated"], image["title"], image["name"]) == ("image/gif", "true", "Raw", "raw.gif")
+    assert (image["type"], image["animated"], image["title"], image["name"]) == (
+        "image/gif",
+        "true",
+        "Raw",
+        "raw.gif",
+    )
 
 
 def test_raw_image_content_type_body(client, api_key):
@@ -126,7 +137,9 @@ def test_upload_without_key_is_401_and_stores_nothing(client):
 
 
 def test_upload_with_unknown_key_is_401(client):
-    response = client.http.post("/2/upload.json?key=bogus", headers={"Content-Type": "image/png"}, body=images.png())
+    response = client.http.post(
+        "/2/upload.json?key=bogus", headers={"Content-Type": "image/png"}, body=images.png()
+    )
     assert response.status_code == 401
 
 
@@ -182,7 +195,9 @@ def test_body_over_the_limit_is_413_before_parsing(client, api_key, monkeypatch)
     monkeypatch.setenv("MAX_UPLOAD_BYTES", "2048")
     bootstrap.reset()
     response = client.http.post(
-        f"/2/upload.json?key={api_key}", headers={"Content-Type": "multipart/form-data; boundary=x"}, body=b"x" * 100_000
+        f"/2/upload.json?key={api_key}",
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+        body=b"x" * 100_000,
     )
     assert response.status_code == 413
 
