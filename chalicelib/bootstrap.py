@@ -11,6 +11,7 @@ from chalicelib import config
 if TYPE_CHECKING:
     from chalicelib.credits import DynamoCreditLedger
     from chalicelib.records import DynamoRecords
+    from chalicelib.records.accounts import DynamoAccounts
     from chalicelib.storage import S3ImageStore
 
 # Lambda has at most 29 s behind API Gateway: fail fast and retry a little, never hang.
@@ -86,6 +87,12 @@ def records() -> DynamoRecords:
     return provide(
         "records", lambda: DynamoRecords(client("dynamodb"), settings().records_table_name, clock())
     )
+
+
+def accounts() -> DynamoAccounts:
+    from chalicelib.records.accounts import DynamoAccounts
+
+    return provide("accounts", lambda: DynamoAccounts(client("dynamodb"), settings().records_table_name, clock()))
 
 
 def image_store() -> S3ImageStore:

@@ -1,4 +1,4 @@
-"""DynamoDB records (single table): images, deletehashes, applications; every key is built here."""
+"""DynamoDB records (single table): images, deletehashes, applications; key builders live in this package."""
 
 from __future__ import annotations
 
