@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
 from chalicelib.routes import api_v2, media, v2
 
@@ -37,7 +37,11 @@ v2.api.mount()
 app.register_blueprint(v2.bp)
 app.register_blueprint(media.bp)
 
+# Read when Chalice imports the app to deploy it: `make deploy` sets both from the stack outputs.
 IMAGES_BUCKET = os.environ.get("IMAGES_BUCKET_NAME", "imgshelf-images")
+RECORDS_STREAM = os.environ.get(
+    "RECORDS_STREAM_ARN", "arn:aws:dynamodb:us-east-1:000000000000:table/imgshelf-records/stream/local"
+)
 
 
 @app.on_s3_event(bucket=IMAGES_BUCKET, events=["s3:ObjectCreated:*"], prefix="i/")
@@ -45,3 +49,17 @@ def thumbnails(event: object) -> None:
     from chalicelib.services import thumbnails as thumbnail_service
 
     thumbnail_service.handle_s3_event(event)
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def repair_thumbnails(event: object) -> None:
+    from chalicelib.services import thumbnails as thumbnail_service
+
+    thumbnail_service.repair()
+
+
+@app.on_dynamodb_record(stream_arn=RECORDS_STREAM, batch_size=100)
+def statistics(event: object) -> None:
+    from chalicelib.services import stats
+
+    stats.aggregate(event)

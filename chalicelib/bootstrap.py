@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from chalicelib.credits import DynamoCreditLedger
     from chalicelib.records import DynamoRecords
     from chalicelib.records.accounts import DynamoAccounts
+    from chalicelib.records.thumbnails import ThumbnailRecords
     from chalicelib.storage import S3ImageStore
 
 # Lambda has at most 29 s behind API Gateway: fail fast and retry a little, never hang.
@@ -92,7 +93,18 @@ def records() -> DynamoRecords:
 def accounts() -> DynamoAccounts:
     from chalicelib.records.accounts import DynamoAccounts
 
-    return provide("accounts", lambda: DynamoAccounts(client("dynamodb"), settings().records_table_name, clock()))
+    return provide(
+        "accounts", lambda: DynamoAccounts(client("dynamodb"), settings().records_table_name, clock())
+    )
+
+
+def thumbnail_records() -> ThumbnailRecords:
+    from chalicelib.records.thumbnails import ThumbnailRecords
+
+    return provide(
+        "thumbnail_records",
+        lambda: ThumbnailRecords(client("dynamodb"), settings().records_table_name, clock()),
+    )
 
 
 def image_store() -> S3ImageStore:

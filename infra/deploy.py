@@ -51,9 +51,10 @@ def deployed_api_url(stage: str) -> str | None:
     return None
 
 
-def chalice_deploy(stage: str, bucket: str) -> None:
-    # app.py reads IMAGES_BUCKET_NAME when Chalice imports it, to subscribe the thumbnail function.
-    env = {**os.environ, "IMAGES_BUCKET_NAME": bucket}
+def chalice_deploy(stage: str, values: dict[str, str]) -> None:
+    # app.py reads these when Chalice imports it, to subscribe the thumbnail and stats functions.
+    env = {**os.environ, "IMAGES_BUCKET_NAME": values["IMAGES_BUCKET_NAME"]}
+    env["RECORDS_STREAM_ARN"] = values["RECORDS_STREAM_ARN"]
     subprocess.run(
         [sys.executable, "-m", "chalice", "deploy", "--stage", stage], cwd=ROOT, env=env, check=True
     )
@@ -80,13 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     config = update_stage_environment(json.loads(CONFIG.read_text()), args.stage, values)
     CONFIG.write_text(json.dumps(config, indent=2) + "\n")
     print(f"3/3 chalice deploy --stage {args.stage}")
-    chalice_deploy(args.stage, values["IMAGES_BUCKET_NAME"])
+    chalice_deploy(args.stage, values)
     url = deployed_api_url(args.stage)
     if url and not public:
         # The first deploy learns the API's URL; the app needs it to build links and OAuth base URLs.
         config = update_stage_environment(config, args.stage, {"PUBLIC_BASE_URL": url})
         CONFIG.write_text(json.dumps(config, indent=2) + "\n")
-        chalice_deploy(args.stage, values["IMAGES_BUCKET_NAME"])
+        chalice_deploy(args.stage, values)
     print(f"deployed: {url or '(see chalice output)'}")
     return 0
 

@@ -26,6 +26,7 @@ log = logging.getLogger("imgshelf.local")
 STACK = "imgshelf-local"
 QUEUE = "imgshelf-local-originals"
 SAVE_EVERY_SECONDS = 30
+REPAIR_EVERY_SECONDS = 300  # AWS runs the repair hourly; locally a lost event is mended sooner
 MAX_EVENT_ATTEMPTS = 3  # Lambda retries an async event twice, then drops it
 
 
@@ -90,6 +91,8 @@ class LocalStack:
         self.api_key = self._ensure_application()
         self._start_http()
         self._spawn(self._bridge_loop, "s3-events")
+        self._spawn(self._stream_loop, "records-stream")
+        self._spawn(self._repair_loop, "repair")
         if self.embedded:
             self._spawn(self._save_loop, "snapshots")
         return self
@@ -233,12 +236,66 @@ class LocalStack:
                 QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=2
             )
 
+    def _stream_loop(self) -> None:
+        """Hand the records table's stream to the statistics function, as Lambda would."""
+        import boto3
+
+        from app import statistics
+
+        session = boto3.session.Session()
+        arn = self.settings.get("RECORDS_STREAM_ARN", "")
+        from botocore.config import Config
+
+        # botocore would address a per-account endpoint derived from the stream ARN
+        streams = session.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
+        iterators: dict[str, str] = {}
+        while not self._stopping.wait(1):
+            try:
+                for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+                    shard_id = shard["ShardId"]
+                    if shard_id not in iterators:
+                        # The embedded moto starts empty (restored items are INSERTs, which the
+                        # statistics ignore), so read it all; moto's LATEST iterators never advance.
+                        kind = "TRIM_HORIZON" if self.embedded else "LATEST"
+                        iterators[shard_id] = streams.get_shard_iterator(
+                            StreamArn=arn, ShardId=shard_id, ShardIteratorType=kind
+                        )["ShardIterator"]
+                    reply = streams.get_records(ShardIterator=iterators[shard_id], Limit=100)
+                    iterators[shard_id] = reply["NextShardIterator"]
+                    if reply.get("Records"):
+                        statistics({"Records": _plain_stream_records(reply["Records"])}, None)
+            except Exception:
+                if self._stopping.is_set():
+                    return
+                log.exception("statistics from the records stream failed")
+
+    def _repair_loop(self) -> None:
+        from app import repair_thumbnails
+
+        while not self._stopping.wait(REPAIR_EVERY_SECONDS):
+            try:
+                repair_thumbnails({}, None)
+            except Exception:
+                log.exception("thumbnail repair failed")
+
     def _save_loop(self) -> None:
         while not self._stopping.wait(SAVE_EVERY_SECONDS):
             try:
                 self.save()
             except Exception:
                 log.exception("periodic save failed")
+
+
+def _plain_stream_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stream records as Lambda delivers them: creation time in epoch seconds, not a datetime."""
+    plain = []
+    for record in records:
+        change = dict(record.get("dynamodb", {}))
+        created = change.get("ApproximateCreationDateTime")
+        if hasattr(created, "timestamp"):
+            change["ApproximateCreationDateTime"] = created.timestamp()
+        plain.append({**record, "dynamodb": change})
+    return plain
 
 
 def main() -> int:

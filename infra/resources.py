@@ -11,6 +11,7 @@ OUTPUT_SETTINGS = {
     "ImagesBucketName": "IMAGES_BUCKET_NAME",
     "RecordsTableName": "RECORDS_TABLE_NAME",
     "CreditsTableName": "CREDITS_TABLE_NAME",
+    "RecordsStreamArn": "RECORDS_STREAM_ARN",
 }
 
 

@@ -106,6 +106,7 @@ class AwsCalls:
 
     calls: list[str] = field(default_factory=list)
     failures: dict[str, Exception] = field(default_factory=dict)
+    actions: dict[str, Any] = field(default_factory=dict)
 
     def _before_call(self, event_name: str, **_: Any) -> None:
         _, service, operation = event_name.split(".", 2)
@@ -113,6 +114,12 @@ class AwsCalls:
         self.calls.append(name)
         if name in self.failures:
             raise self.failures.pop(name)
+        if name in self.actions:
+            self.actions.pop(name)()
+
+    def before(self, operation: str, action: Any) -> None:
+        """Run `action` once, just before the next call of `operation` (to interleave events)."""
+        self.actions[operation] = action
 
     def attach(self, *services: str) -> None:
         for service in services:

@@ -7,7 +7,7 @@ from typing import Any
 from chalicelib.calls import Call
 from chalicelib.config import Settings
 from chalicelib.routes.v2 import Redirect, api
-from chalicelib.services import access, images, uploads
+from chalicelib.services import access, images, stats, uploads
 from chalicelib.services.access import Auth
 
 
@@ -55,3 +55,8 @@ def image_info(call: Call, name: str) -> dict[str, Any]:
 @api.resource("delete/{name}", root="delete", methods=("GET", "POST", "DELETE"))
 def delete(call: Call, name: str) -> dict[str, str]:
     return images.delete(name)
+
+
+@api.resource("stats", root="stats")
+def site_stats(call: Call) -> dict[str, Any]:
+    return stats.report(call.params.get("view"))

@@ -171,3 +171,53 @@ def test_local_stack_uploads_over_http_in_every_form(tmp_path):
         assert _request(uploaded["links"]["original"])[0] == 404
     finally:
         stack.stop()
+
+
+def test_local_stack_makes_thumbnails_and_counts_views(tmp_path):
+    import io
+
+    from PIL import Image
+
+    from tests import images
+
+    port = free_port()
+    stack = RunningStack(tmp_path / "data", port, tmp_path / "stack.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        content_type, body = images.multipart({}, {"image": ("big.png", images.png((1200, 900)))})
+        status, _, reply = _request(
+            f"{base}/2/upload.json?key={stack.api_key}", body, {"Content-Type": content_type}
+        )
+        assert status == 200, reply
+        image_hash = json.loads(reply)["upload"]["image"]["hash"]
+
+        opener = urllib.request.build_opener(NoRedirect)
+        deadline = time.monotonic() + 15
+        location = ""
+        while time.monotonic() < deadline:
+            location = opener.open(f"{base}/{image_hash}s.jpg").headers["Location"]
+            if f"t/{image_hash}s.jpg" in location:
+                break
+            time.sleep(0.2)
+        assert f"t/{image_hash}s.jpg" in location, stack.log_path.read_text()
+        status, _, square = _request(location)
+        assert Image.open(io.BytesIO(square)).size == (90, 90)
+
+        for _ in range(3):
+            _request(f"{base}/{image_hash}.png")
+        deadline = time.monotonic() + 15
+        viewed = 0
+        while time.monotonic() < deadline and viewed < 3:
+            viewed = json.loads(_request(f"{base}/2/stats.json?view=today")[2])["stats"]["images_veiwed"]
+            time.sleep(0.3)
+        assert viewed == 3, stack.log_path.read_text()
+    finally:
+        stack.stop()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+    def http_error_302(self, req, fp, code, msg, headers):  # type: ignore[no-untyped-def]
+        return fp
