@@ -126,7 +126,9 @@ class ThumbnailRecords(DynamoRecords):
             self._call(
                 "update_item",
                 Key=stats_key(day),
-                UpdateExpression="ADD #views :views, bandwidth :bandwidth SET top = :top, version = :next, #day = :day",
+                UpdateExpression=(
+                    "ADD #views :views, bandwidth :bandwidth SET top = :top, version = :next, #day = :day"
+                ),
                 ConditionExpression="attribute_not_exists(version) OR version = :version",
                 ExpressionAttributeNames={"#views": "views", "#day": "day"},
                 ExpressionAttributeValues={
