@@ -105,7 +105,7 @@ def test_local_stack_hands_new_originals_to_the_event_handler(tmp_path):
         bucket = s3.list_buckets()["Buckets"][0]["Name"]
         s3.put_object(Bucket=bucket, Key="i/with space+plus.png", Body=b"x")
         s3.put_object(Bucket=bucket, Key="t/ignored.jpg", Body=b"x")
-        stack.wait_for(r"new original i/with space\+plus\.png", timeout=20)
+        stack.wait_for(r"ignoring 'i/with space\+plus\.png'", timeout=20)
         assert "t/ignored.jpg" not in stack.log_path.read_text()
     finally:
         stack.stop()
