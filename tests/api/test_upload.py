@@ -237,3 +237,15 @@ def test_other_formats_are_stored_as_the_contract_says(api, maker, mime):
     assert image["type"] == mime
     ext = mime.split("/")[1]
     assert stored_keys() == [f"i/{image['hash']}.{ext}"]
+
+
+def test_apng_and_xcf_through_the_api(api):
+    from PIL import Image
+
+    from tests.unit import test_imaging_samples as samples
+
+    apng = api.upload_ok(samples.apng())["image"]
+    assert (apng["type"], apng["animated"]) == ("image/png", "true")
+    layer = Image.new("RGBA", (40, 30), (0, 128, 255, 255))
+    xcf = api.upload_ok(samples.xcf((40, 30), [(layer, 0, 0)]))["image"]
+    assert (xcf["type"], xcf["width"], xcf["height"], xcf["animated"]) == ("image/png", 40, 30, "false")
