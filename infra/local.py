@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -292,7 +293,7 @@ def _plain_stream_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]
     for record in records:
         change = dict(record.get("dynamodb", {}))
         created = change.get("ApproximateCreationDateTime")
-        if hasattr(created, "timestamp"):
+        if isinstance(created, datetime):
             change["ApproximateCreationDateTime"] = created.timestamp()
         plain.append({**record, "dynamodb": change})
     return plain
