@@ -47,6 +47,7 @@ lint: venv
 	$(BIN)/mypy
 
 bench: venv
+	@$(BIN)/python -m pip install --quiet -r requirements-bench.txt
 	$(BIN)/python -m bench
 
 deploy: venv
