@@ -26,8 +26,8 @@ $(VENV)/.stamp: requirements.txt requirements-dev.txt
 		exit 1; fi
 	@echo "creating $(VENV) with $(PYTHON)"
 	@$(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@$(BIN)/python -m pip install --quiet --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet --quiet -r requirements-dev.txt
 	@touch $@
 
 venv: $(VENV)/.stamp
@@ -47,7 +47,7 @@ lint: venv
 	$(BIN)/mypy
 
 bench: venv
-	@$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	@$(BIN)/python -m pip install --quiet --quiet -r requirements-bench.txt
 	$(BIN)/python -m bench
 
 deploy: venv

@@ -11,7 +11,8 @@ import os
 
 from chalice import Chalice, Rate
 
-from chalicelib.routes import api_v2, media, v2
+from chalicelib.auth import identify
+from chalicelib.routes import api_account, api_v2, media, oauth, v2, web
 
 app = Chalice(app_name="imgshelf")
 app.log.setLevel(logging.INFO)
@@ -33,8 +34,11 @@ app.api.binary_types.extend(
 
 # Resource modules declare on v2.api when imported; mount once, after all of them.
 assert api_v2.__name__
+assert api_account.__name__ and identify.__name__
 v2.api.mount()
 app.register_blueprint(v2.bp)
+app.register_blueprint(oauth.bp)
+app.register_blueprint(web.bp)
 app.register_blueprint(media.bp)
 
 # Read when Chalice imports the app to deploy it: `make deploy` sets both from the stack outputs.
