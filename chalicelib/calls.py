@@ -30,7 +30,7 @@ class Call:
     params: Params
     headers: dict[str, str]  # lower-case names
     source_ip: str
-    query_string: str = ""
+    query: list[tuple[str, str]] = field(default_factory=list)  # the query string's own pairs
     body: bytes = b""
     caller: Caller | None = None
     quota: Quota | None = None  # the caller's bucket after this call's charge

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
-from chalicelib import bootstrap, forms
+from chalicelib import bootstrap
 from chalicelib.calls import Call, Caller
 from chalicelib.errors import Forbidden
 from chalicelib.services import access, accounts
@@ -19,26 +19,12 @@ def is_signed(call: Call) -> bool:
     return any(name in call.params.values for name in OAUTH_MARKERS)
 
 
-def query_pairs(call: Call) -> list[tuple[str, str]]:
-    """The query string's own parameters (a signature covers them, but a multipart body's never)."""
-    if call.query_string:
-        return parse_qsl(call.query_string, keep_blank_values=True)
-    # The query was merged with the body into call.params, query values first: take the body's
-    # share out again by parsing the body on its own.
-    body = forms.parse([], call.headers.get("content-type", ""), call.body, max(len(call.body), 1))
-    pairs: list[tuple[str, str]] = []
-    for name, values in call.params.values.items():
-        from_query = len(values) - len(body.values.get(name, []))
-        pairs.extend((name, value) for value in values[:from_query])
-    return pairs
-
-
 def oauth_caller(call: Call) -> Caller | None:
     if not is_signed(call):
         return None
     from chalicelib.auth import oauth  # oauthlib loads only for signed calls
 
-    signed = oauth.SignedRequest(call.method, call.path, query_pairs(call), call.headers, call.body)
+    signed = oauth.SignedRequest(call.method, call.path, call.query, call.headers, call.body)
     verified = oauth.verify_resource(signed)  # Unauthorized for a bad signature, token or nonce
     account = verified.account
     return Caller(

@@ -81,7 +81,8 @@ def build_call(request: Request, fmt: str, path: str) -> Call:
         source_ip=source_ip(request),
         body=body,
     )
-    call.params = forms.parse(query_pairs(request), headers.get("content-type", ""), body, limit)
+    call.query = query_pairs(request)
+    call.params = forms.parse(call.query, headers.get("content-type", ""), body, limit)
     return call
 
 
