@@ -193,7 +193,8 @@ def test_call_budgets(api, aws_calls):
 
     aws_calls.reset()
     api.client.http.get(f"/2/image/{uploaded['hash']}.json?key={api.key}")
-    assert len(aws_calls.calls) <= 2
+    # a charged GET: exactly one credits call (the conditional UpdateItem), then one read
+    assert aws_calls.calls == ["dynamodb.UpdateItem", "dynamodb.GetItem"]
 
     aws_calls.reset()
     api.client.http.get(f"/{uploaded['hash']}.png")

@@ -26,6 +26,7 @@ class RunningStack:
         self.port = port
         self.log_path = log_path
         environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        environment.pop("SIDELOAD_ALLOW_HOSTS", None)
         environment.update({"PORT": str(port), "DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **env})
         self.log = log_path.open("w")
         self.process = subprocess.Popen(
@@ -221,3 +222,41 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
     def http_error_302(self, req, fp, code, msg, headers):  # type: ignore[no-untyped-def]
         return fp
+
+
+def test_local_stack_uses_an_existing_aws_endpoint(tmp_path):
+    """With AWS_ENDPOINT_URL set, the stack creates its resources there instead of embedding moto."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    moto_port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{moto_port}"
+    try:
+        port = free_port()
+        stack = RunningStack(
+            tmp_path / "data",
+            port,
+            tmp_path / "stack.log",
+            AWS_ENDPOINT_URL=endpoint,
+            AWS_ACCESS_KEY_ID="local",
+            AWS_SECRET_ACCESS_KEY="local",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+        try:
+            assert f"AWS endpoint {endpoint}" in stack.log_path.read_text()
+            assert stack.get(f"/2/credits.json?key={stack.api_key}")[0] == 200
+            tables = boto3.client(
+                "dynamodb",
+                endpoint_url=endpoint,
+                region_name="us-east-1",
+                aws_access_key_id="local",
+                aws_secret_access_key="local",
+            ).list_tables()["TableNames"]
+            assert {"imgshelf-local-records", "imgshelf-local-credits"} <= set(tables)
+        finally:
+            stack.stop()
+        assert not (tmp_path / "data" / "snapshot").exists()  # the other server keeps the data
+    finally:
+        server.stop()
