@@ -6,23 +6,7 @@ import pytest
 
 from chalicelib.errors import BadRequest, PayloadTooLarge
 from chalicelib.forms import parse, split_list
-
-
-def multipart(fields, files, boundary="XyZ"):
-    chunks = []
-    for name, value in fields.items():
-        chunks.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        )
-    for name, (filename, data) in files.items():
-        chunks.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-            f"Content-Type: application/octet-stream\r\n\r\n".encode()
-            + data
-            + b"\r\n"
-        )
-    chunks.append(f"--{boundary}--\r\n".encode())
-    return f"multipart/form-data; boundary={boundary}", b"".join(chunks)
+from tests.images import multipart
 
 
 def test_query_and_urlencoded_body_merge_with_body_winning():
