@@ -26,6 +26,8 @@ class Settings:
     max_upload_bytes: int = 10 * MIB
     max_pixels: int = 50_000_000
     sideload_allow_hosts: frozenset[str] = field(default_factory=frozenset)
+    signin_failures_per_name: int = 10
+    signin_failures_per_ip: int = 100
     session_secret: str = ""
     session_secret_parameter: str = ""
     mail_from: str = "imgshelf@localhost"
@@ -88,6 +90,8 @@ def load(environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
         max_upload_bytes=_int("MAX_UPLOAD_BYTES", text("MAX_UPLOAD_BYTES", str(10 * MIB)), 1024),
         max_pixels=_int("MAX_PIXELS", text("MAX_PIXELS", "50000000"), 1),
         sideload_allow_hosts=_hosts(text("SIDELOAD_ALLOW_HOSTS", "")),
+        signin_failures_per_name=_int("SIGNIN_FAILURES_PER_NAME", text("SIGNIN_FAILURES_PER_NAME", "10"), 1),
+        signin_failures_per_ip=_int("SIGNIN_FAILURES_PER_IP", text("SIGNIN_FAILURES_PER_IP", "100"), 1),
         session_secret=text("SESSION_SECRET", ""),
         session_secret_parameter=text("SESSION_SECRET_PARAMETER", ""),
         mail_from=text("MAIL_FROM", defaults.mail_from),

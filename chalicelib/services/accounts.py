@@ -23,8 +23,6 @@ PRIVACY = ("public", "hidden", "secret")
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 # Failed sign-ins per hour, counted in the credit ledger (one conditional write each).
-SIGNIN_FAILURES_PER_NAME = 10
-SIGNIN_FAILURES_PER_IP = 100
 SIGNIN_FAILED = "Invalid username or password"
 RESET_INVALID = "This reset link is invalid or has expired"
 
@@ -66,8 +64,8 @@ def register(name: str, email: str, password: str) -> Account:
 # Sign-in and sessions ----------------------------------------------------------------------
 def _signin_buckets(name: str, source_ip: str) -> list[tuple[str, int]]:
     return [
-        (f"signin:{name.lower()[:64]}", SIGNIN_FAILURES_PER_NAME),
-        (f"signin-ip:{source_ip}", SIGNIN_FAILURES_PER_IP),
+        (f"signin:{name.lower()[:64]}", bootstrap.settings().signin_failures_per_name),
+        (f"signin-ip:{source_ip}", bootstrap.settings().signin_failures_per_ip),
     ]
 
 
