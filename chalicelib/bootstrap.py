@@ -65,7 +65,10 @@ def client(service: str) -> Any:
         import boto3
         from botocore.config import Config
 
-        built = boto3.session.Session().client(service, config=Config(**CLIENT_OPTIONS))
+        options = dict(CLIENT_OPTIONS)
+        if service == "s3":
+            options["signature_version"] = "s3v4"  # presigned links: SigV2 is refused in newer regions
+        built = boto3.session.Session().client(service, config=Config(**options))
         for hook in client_hooks:
             hook(service, built)
         return built

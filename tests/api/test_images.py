@@ -239,3 +239,10 @@ def test_hash_collision_with_another_extension_is_retried(api):
     second = api.upload_ok(images.jpeg())["image"]
     assert second["hash"] == "CCCCCCC"
     assert stored_keys() == ["i/AAAAAAA.png", "i/CCCCCCC.jpg"]  # the orphan AAAAAAA.jpg was removed
+
+
+def test_media_links_are_signed_with_sigv4(api):
+    uploaded = api.upload_ok()["image"]
+    location = api.client.http.get(f"/{uploaded['hash']}.png").headers["Location"]
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in location
+    assert "X-Amz-Expires=600" in location
