@@ -96,3 +96,11 @@ def test_error_envelope_is_well_formed(client, fmt):
     else:
         root = ElementTree.fromstring(response.body)
         assert root.findtext("parameters").startswith("title = </message>")
+
+
+def test_forwarded_for_header_never_changes_the_ip_bucket(client):
+    first = client.http.get("/2/image/nothing1.json", headers={"X-Forwarded-For": "1.1.1.1"})
+    second = client.http.get("/2/image/nothing2.json", headers={"X-Forwarded-For": "2.2.2.2"})
+    third = client.http.get("/2/image/nothing3.json")
+    remaining = [int(r.headers["X-RateLimit-Remaining"]) for r in (first, second, third)]
+    assert remaining == [499, 498, 497]  # one bucket: API Gateway's source IP
