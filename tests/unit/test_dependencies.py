@@ -10,8 +10,8 @@ FLOORS = {"pillow": (13, 0, 0), "pyjwt": (2, 15, 1), "oauthlib": (4, 0, 1)}
 
 def pinned(path: Path) -> dict[str, tuple[int, ...]]:
     found = {}
-    for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
         if "==" in line:
             name, version = line.split("==", 1)
             found[name.strip().lower()] = tuple(int(p) for p in version.split(".") if p.isdigit())
