@@ -75,6 +75,8 @@ class DynamoCreditLedger:
             raise self._refusal(exhausted, now)
         if cost == 0:
             return self.peek(bucket, limit)
+        if cost > limit:  # else the first charge of an hour (no item yet) would pass the condition
+            raise self._refusal(Quota(limit, 0, reset), now)
         try:
             result = self._client.update_item(
                 TableName=self._table,

@@ -75,7 +75,7 @@ class Params:
         """`name = value` pairs for the error envelope: short, never secrets or image bytes."""
         pairs = []
         for name, values in self.values.items():
-            if name in SECRET_NAMES or "secret" in name:
+            if name in SECRET_NAMES or "secret" in name or not values:
                 continue
             value = values[-1]
             if name == "image" and not value.startswith(("http://", "https://")):

@@ -6,6 +6,7 @@ from typing import Any
 
 from chalicelib.calls import Call
 from chalicelib.config import Settings
+from chalicelib.errors import MissingParameter
 from chalicelib.routes.v2 import Redirect, api
 from chalicelib.services import access, images, stats, uploads
 from chalicelib.services.access import Auth
@@ -36,12 +37,19 @@ def upload(call: Call) -> dict[str, Any]:
 
 @api.resource("upload", root="upload", methods=("GET",), cost=upload_cost, auth=Auth.OPTIONAL)
 def side_load(call: Call) -> Redirect:
-    """GET /2/upload?url=: a browser side-load; uploads the URL and opens the new image page."""
+    """GET /2/upload?url=: a browser side-load; uploads the URL and opens the new image page.
+
+    A GET can be triggered by any page a signed-in visitor opens, so only a signed (OAuth) call
+    uploads into an account; with a session cookie the side-load stays anonymous.
+    """
     assert call.caller is not None
     url = call.params.get("url", fits=uploads.is_url) or call.params.get("image", fits=uploads.is_url)
-    call.params.values["image"] = [url] if url else []
+    if url is None:
+        raise MissingParameter("url")
+    call.params.values["image"] = [url]
     call.params.values["type"] = ["url"]
-    image = uploads.upload(call.params, owner=call.caller.account)
+    owner = call.caller.account if call.caller.via == "oauth" else None
+    image = uploads.upload(call.params, owner=owner)
     return Redirect(images.page_url(image.hash))
 
 

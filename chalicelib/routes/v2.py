@@ -22,7 +22,7 @@ from chalicelib.services.access import Auth
 
 log = logging.getLogger("imgshelf")
 
-METHODS = ["GET", "POST", "PUT", "DELETE"]
+METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
 # Payloads carry images as files, base64 text or URLs: accept every body and sort it out in forms.
 ANY_BODY = ["*/*"]
 THROTTLED = THROTTLING_CODES | {"SlowDown", "RequestLimitExceeded", "ServiceUnavailable"}
@@ -153,7 +153,12 @@ def unknown_paths(paths: Any) -> list[str]:
     for node in sorted(nodes):
         if node not in variable_children and len(node) <= 3:
             found.append("/" + "/".join((*node, "{unknown}")))
-    found += ["/2/{unknown}/{unknown2}", "/2/{unknown}/{unknown2}/{unknown3}"]
+    found += [
+        "/2",
+        "/2/{unknown}/{unknown2}",
+        "/2/{unknown}/{unknown2}/{unknown3}",
+        "/2/{unknown}/{unknown2}/{unknown3}/{unknown4}",
+    ]
     return found
 
 
@@ -174,13 +179,26 @@ def dispatch(request: Request, route: str, resource: Resource | None, params: di
         spec = resource.specs.get(call.method)
         if spec is None:
             raise MethodNotAllowed(f"Method {call.method.lower()} is not allowed for this resource")
-        call.caller = access.identify(call, spec.auth)
+        call.caller = _identify(call, spec.auth)
         cost = spec.cost(bootstrap.settings()) if callable(spec.cost) else spec.cost
         quota = call.quota = access.charge(call.caller, cost)
         result = spec.handler(call, **params)
         return _success(call, spec, result, quota)
     except Exception as error:
         return _failure(request, call, path, fmt, quota, error=error)
+
+
+def _identify(call: Call, auth: Auth) -> Caller:
+    """The caller; a refused credential still costs the source IP one credit.
+
+    Checking a key or a signature costs reads (and a nonce write): were refusals free, anyone
+    could make unmetered DynamoDB calls by sending bad credentials.
+    """
+    try:
+        return access.identify(call, auth)
+    except ImgshelfError:
+        access.charge(access.ip_caller(call.source_ip), 1)  # LimitExceeded once the IP is spent
+        raise
 
 
 def _query_format(request: Request) -> str | None:
@@ -206,7 +224,9 @@ def _failure(
             error = ServiceUnavailable(headers={"Retry-After": "1"})
         else:
             request_id = _request_id(request)
-            log.exception("unexpected error in %s %s (request %s)", request.method, path, request_id)
+            # The route pattern, not the path: paths can hold deletehashes.
+            route = (request.context or {}).get("resourcePath", "?")
+            log.exception("unexpected error in %s %s (request %s)", request.method, route, request_id)
             error = ImgshelfError(
                 f"A fatal error occured. We have been notified of this error. (request {request_id})"
             )

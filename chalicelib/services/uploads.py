@@ -11,7 +11,7 @@ import string
 from dataclasses import dataclass
 
 from chalicelib import bootstrap
-from chalicelib.errors import BadRequest, MissingParameter, PayloadTooLarge, UploadFailed
+from chalicelib.errors import BadRequest, MissingParameter, PayloadTooLarge, ServiceUnavailable, UploadFailed
 from chalicelib.forms import Params
 from chalicelib.records import Collision, ImageRecord
 
@@ -157,6 +157,9 @@ def store(
         except Collision:
             _remove(image)
             continue
+        except ServiceUnavailable:
+            _remove(image)
+            raise
         except Exception as error:
             _remove(image)
             log.exception("records write failed for %s; object removed", image.hash)
