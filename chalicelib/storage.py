@@ -10,6 +10,10 @@ THUMBNAIL_SUFFIXES = ("s", "b", "t", "m", "l", "h")
 PRESIGNED_SECONDS = 600
 
 
+class StorageError(Exception):
+    """S3 refused part of a request that raised no error of its own."""
+
+
 def original_key(image_hash: str, ext: str) -> str:
     return f"i/{image_hash}.{ext}"
 
@@ -56,9 +60,12 @@ class S3ImageStore:
     def delete_image(self, image_hash: str, ext: str) -> None:
         """The original and every thumbnail, in one request."""
         keys = [original_key(image_hash, ext)] + [thumbnail_key(image_hash, s) for s in THUMBNAIL_SUFFIXES]
-        self._client.delete_objects(
+        reply = self._client.delete_objects(
             Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
         )
+        if reply.get("Errors"):  # per-key failures come back in a 200 reply, not as an exception
+            failed = ", ".join(f"{e.get('Key')}: {e.get('Code')}" for e in reply["Errors"])
+            raise StorageError(f"could not delete {failed}")
 
     def delete_original(self, image_hash: str, ext: str) -> None:
         self._client.delete_object(Bucket=self.bucket, Key=original_key(image_hash, ext))

@@ -231,32 +231,39 @@ class DynamoRecords:
         plain = from_item(item)
         return str(plain["hash"]), str(plain["ext"])
 
-    def delete_image(self, image_hash: str, deletehash: str) -> None:
-        """Replace the image with a tombstone and drop its deletehash, atomically.
+    def delete_image(self, image_hash: str, deletehash: str, ext: str) -> None:
+        """Replace the image with a tombstone and mark its deletehash as being deleted, atomically.
 
         The tombstone keeps the hash reserved and tells a late thumbnail event that the image is
-        gone; TTL removes it after a week. Collision if the pair no longer matches.
+        gone; TTL removes it after a week. It keeps the deletehash, so a delete whose object
+        removal failed can be retried with the same deletehash. Collision if the pair no longer
+        matches.
         """
         now = int(self._clock())
+        tombstone = {"kind": "tombstone", "deleted": now, "expires_at": now + TOMBSTONE_SECONDS}
         self._transact(
             [
                 {
                     "Put": {
                         "Item": {
                             **image_key(image_hash),
-                            **to_item(
-                                {"kind": "tombstone", "deleted": now, "expires_at": now + TOMBSTONE_SECONDS}
-                            ),
+                            **to_item({**tombstone, "deletehash": deletehash, "ext": ext}),
                         },
                         "ConditionExpression": "deletehash = :dh",
                         "ExpressionAttributeValues": {":dh": {"S": deletehash}},
                     }
                 },
                 {
-                    "Delete": {
+                    "Update": {
                         "Key": deletehash_key(deletehash),
+                        "UpdateExpression": "SET deleting = :now",
                         "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": {":now": {"N": str(now)}},
                     }
                 },
             ]
         )
+
+    def drop_deletehash(self, deletehash: str) -> None:
+        """The last step of a delete, once the objects are gone: the deletehash stops working."""
+        self._call("delete_item", Key=deletehash_key(deletehash))

@@ -73,16 +73,22 @@ def get(image_hash: str) -> ImageRecord:
 
 
 def delete(deletehash: str) -> dict[str, str]:
-    """Tombstone the record first (the image is gone for everyone), then remove the objects."""
-    found = bootstrap.records().image_for_deletehash(deletehash) if _plausible_hash(deletehash, 40) else None
+    """Tombstone the record (the image is gone for everyone), remove the objects, then the pointer.
+
+    Each step can be repeated, so if removing the objects fails the caller gets a 500 and the
+    same deletehash finishes the job on a retry; only then does it become invalid.
+    """
+    records = bootstrap.records()
+    found = records.image_for_deletehash(deletehash) if _plausible_hash(deletehash, 40) else None
     if found is None:
         raise BadRequest("Invalid deletehash")
     image_hash, ext = found
     try:
-        bootstrap.records().delete_image(image_hash, deletehash)
+        records.delete_image(image_hash, deletehash, ext)
     except Collision:
         raise BadRequest("Invalid deletehash") from None
     bootstrap.image_store().delete_image(image_hash, ext)
+    records.drop_deletehash(deletehash)
     return {"message": "Success"}
 
 

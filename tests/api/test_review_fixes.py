@@ -90,3 +90,17 @@ def test_other_methods_and_paths_get_the_envelope(client, method, path, status):
     assert "X-RateLimit-Limit" in response.headers
     if method != "HEAD":
         assert b"error" in response.body
+
+
+def test_delete_whose_object_removal_failed_can_be_retried(api, aws_calls):
+    from tests.api.conftest import stored_keys
+
+    image = api.upload_ok()["image"]
+    aws_calls.fail("s3.DeleteObjects", "InternalError")
+    failed = api.client.http.delete(f"/2/delete/{image['deletehash']}.json")
+    assert failed.status_code == 500
+    assert api.client.http.get(f"/2/image/{image['hash']}.json").status_code == 404  # gone already
+    retried = api.client.http.delete(f"/2/delete/{image['deletehash']}.json")
+    assert retried.status_code == 200
+    assert stored_keys() == []
+    assert api.client.http.delete(f"/2/delete/{image['deletehash']}.json").status_code == 400
