@@ -131,7 +131,9 @@ class DynamoRecords:
                 reasons = getattr(error, "response", {}).get("CancellationReasons", [])
                 if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) or not reasons:
                     raise Collision() from error
-                if any(r.get("Code") in THROTTLING_CODES for r in reasons):
+                # Another transaction held an item (TransactionConflict) or DynamoDB shed load:
+                # both pass, so the caller may retry.
+                if any(r.get("Code") in THROTTLING_CODES | {"TransactionConflict"} for r in reasons):
                     raise ServiceUnavailable(headers={"Retry-After": "1"}) from error
             if code in THROTTLING_CODES:
                 raise ServiceUnavailable(headers={"Retry-After": "1"}) from error

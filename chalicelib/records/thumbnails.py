@@ -22,6 +22,20 @@ def stats_key(day: str) -> dict[str, Any]:
     return {"pk": {"S": f"STATS#{day}"}, "sk": {"S": "STATS"}}
 
 
+BATCH_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class StatsChange:
+    day: str
+    views: int
+    bandwidth: int
+    uploaded: int
+    uploaded_bytes: int
+    top: dict[str, int]
+    version: int
+
+
 @dataclass(frozen=True)
 class DailyStats:
     day: str
@@ -45,11 +59,11 @@ class ThumbnailRecords(DynamoRecords):
             return None, True
         return _build(ImageRecord, item), False
 
-    def finish_thumbnails(self, image: ImageRecord, state: str, day: str) -> None:
-        """Mark thumbnails ready or failed, count the upload in the day's stats, drop the marker.
+    def finish_thumbnails(self, image: ImageRecord, state: str) -> None:
+        """Mark thumbnails ready or failed and drop the repair marker, in one transaction.
 
-        One transaction conditioned on the image still pending and not deleted: a duplicated
-        event or a concurrent delete turns into Collision, so stats count each image once.
+        Conditioned on the image still pending and not deleted: a duplicated event or a
+        concurrent delete turns into Collision.
         """
         self._transact(
             [
@@ -59,18 +73,6 @@ class ThumbnailRecords(DynamoRecords):
                         "UpdateExpression": "SET thumbs = :state",
                         "ConditionExpression": "thumbs = :pending AND attribute_not_exists(deleted)",
                         "ExpressionAttributeValues": {":state": {"S": state}, ":pending": {"S": "pending"}},
-                    }
-                },
-                {
-                    "Update": {
-                        "Key": stats_key(day),
-                        "UpdateExpression": "ADD images_uploaded :one, bytes_uploaded :size SET #day = :day",
-                        "ExpressionAttributeNames": {"#day": "day"},
-                        "ExpressionAttributeValues": {
-                            ":one": {"N": "1"},
-                            ":size": {"N": str(image.size)},
-                            ":day": {"S": day},
-                        },
                     }
                 },
                 {
@@ -105,11 +107,11 @@ class ThumbnailRecords(DynamoRecords):
         )
 
     def daily_stats(self, days: list[str]) -> list[DailyStats]:
-        """Up to 100 days in one BatchGetItem (unprocessed keys retried)."""
+        """Up to 100 days in one BatchGetItem (unprocessed keys retried a few times, then 503)."""
         keys = [stats_key(day) for day in days]
         found: list[DailyStats] = []
         request: dict[str, Any] = {self._table: {"Keys": keys}}
-        while request:
+        for _ in range(BATCH_ATTEMPTS):
             try:
                 reply = self._client.batch_get_item(RequestItems=request)
             except Exception as error:
@@ -118,29 +120,37 @@ class ThumbnailRecords(DynamoRecords):
                 raise
             found += [_build(DailyStats, item) for item in reply.get("Responses", {}).get(self._table, [])]
             request = reply.get("UnprocessedKeys") or {}
-        return found
+            if not request:
+                return found
+        raise ServiceUnavailable(headers={"Retry-After": "1"})
 
-    def add_views(self, day: str, views: int, bandwidth: int, top: dict[str, int], version: int) -> None:
-        """Add views and replace the day's top list if nobody else changed it meanwhile (else Collision)."""
-        try:
-            self._call(
-                "update_item",
-                Key=stats_key(day),
-                UpdateExpression=(
-                    "ADD #views :views, bandwidth :bandwidth SET top = :top, version = :next, #day = :day"
-                ),
-                ConditionExpression="attribute_not_exists(version) OR version = :version",
-                ExpressionAttributeNames={"#views": "views", "#day": "day"},
-                ExpressionAttributeValues={
-                    ":views": {"N": str(views)},
-                    ":bandwidth": {"N": str(bandwidth)},
-                    ":top": {"M": {h: {"N": str(n)} for h, n in top.items()}},
-                    ":version": {"N": str(version)},
-                    ":next": {"N": str(version + 1)},
-                    ":day": {"S": day},
-                },
+    def add_stats(self, changes: list[StatsChange]) -> None:
+        """Every day's counters and top table in one transaction: all days or none, so a retried
+        stream batch cannot count some days twice. Collision if another writer got there first."""
+        items = []
+        for change in changes:
+            values = {
+                ":views": {"N": str(change.views)},
+                ":bandwidth": {"N": str(change.bandwidth)},
+                ":uploaded": {"N": str(change.uploaded)},
+                ":bytes": {"N": str(change.uploaded_bytes)},
+                ":top": {"M": {h: {"N": str(n)} for h, n in change.top.items()}},
+                ":version": {"N": str(change.version)},
+                ":next": {"N": str(change.version + 1)},
+                ":day": {"S": change.day},
+            }
+            items.append(
+                {
+                    "Update": {
+                        "Key": stats_key(change.day),
+                        "UpdateExpression": (
+                            "ADD #views :views, bandwidth :bandwidth, images_uploaded :uploaded, "
+                            "bytes_uploaded :bytes SET top = :top, version = :next, #day = :day"
+                        ),
+                        "ConditionExpression": "attribute_not_exists(version) OR version = :version",
+                        "ExpressionAttributeNames": {"#views": "views", "#day": "day"},
+                        "ExpressionAttributeValues": values,
+                    }
+                }
             )
-        except Exception as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                raise Collision() from error
-            raise
+        self._transact(items)

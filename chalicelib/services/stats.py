@@ -10,7 +10,7 @@ from typing import Any
 from chalicelib import bootstrap
 from chalicelib.errors import BadRequest
 from chalicelib.records import Collision
-from chalicelib.records.thumbnails import DailyStats
+from chalicelib.records.thumbnails import DailyStats, StatsChange
 
 VIEWS = {"today": 1, "week": 7, "month": 30}
 TOP_SIZE = 50  # heavy hitters kept per day (Space-Saving); the report lists the first 10
@@ -72,44 +72,64 @@ def space_saving(
     return table
 
 
-def view_increments(stream_records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per day: views, bandwidth and per-hash increments from DynamoDB stream records of images."""
+def increments(stream_records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per day: uploads, bytes, views, bandwidth and per-hash views, from records-stream changes.
+
+    A new image item is an upload; a rise of an image's `views` is that many views (the media
+    redirect's one write); everything else in the table is ignored.
+    """
     days: dict[str, dict[str, Any]] = {}
     for record in stream_records:
         change = record.get("dynamodb", {})
         new, old = change.get("NewImage") or {}, change.get("OldImage") or {}
-        if record.get("eventName") != "MODIFY" or new.get("kind", {}).get("S") != "image":
-            continue
-        delta = int(new.get("views", {}).get("N", 0)) - int(old.get("views", {}).get("N", 0))
-        if delta <= 0:
+        if new.get("kind", {}).get("S") != "image":
             continue
         day = day_of(float(change.get("ApproximateCreationDateTime", bootstrap.clock()())))
-        entry = days.setdefault(day, {"views": 0, "bandwidth": 0, "hashes": Counter()})
-        entry["views"] += delta
-        entry["bandwidth"] += delta * int(new.get("size", {}).get("N", 0))
-        entry["hashes"][new["hash"]["S"]] += delta
+        entry = days.setdefault(
+            day, {"views": 0, "bandwidth": 0, "uploaded": 0, "bytes": 0, "hashes": Counter()}
+        )
+        size = int(new.get("size", {}).get("N", 0))
+        if record.get("eventName") == "INSERT":
+            entry["uploaded"] += 1
+            entry["bytes"] += size
+            continue
+        delta = int(new.get("views", {}).get("N", 0)) - int(old.get("views", {}).get("N", 0))
+        if record.get("eventName") == "MODIFY" and delta > 0:
+            entry["views"] += delta
+            entry["bandwidth"] += delta * size
+            entry["hashes"][new["hash"]["S"]] += delta
     return days
 
 
 def aggregate(event: Any) -> int:
-    """The records-stream handler: fold view counts into the daily items; returns views counted."""
+    """The records-stream handler: fold a batch into the daily items, all days in one transaction.
+
+    Returns the views counted. Another writer's change of a day's top table (optimistic
+    versioning) makes it read and try again; failing that, the stream retries the whole batch,
+    which is safe because nothing of it was written.
+    """
     raw = event.to_dict() if hasattr(event, "to_dict") else event
+    days = increments((raw or {}).get("Records") or [])
+    if not days:
+        return 0
     records = bootstrap.thumbnail_records()
-    counted = 0
-    for day, entry in view_increments((raw or {}).get("Records") or []).items():
-        for _ in range(5):  # optimistic concurrency on the day's top table
-            current = _current(records.daily_stats([day]), day)
-            top = space_saving(current.top or {}, entry["hashes"])
-            try:
-                records.add_views(day, entry["views"], entry["bandwidth"], top, current.version)
-                counted += entry["views"]
-                break
-            except Collision:
-                continue
-        else:
-            raise RuntimeError(f"stats for {day} kept changing; the stream will retry the batch")
-    return counted
-
-
-def _current(found: list[DailyStats], day: str) -> DailyStats:
-    return found[0] if found else DailyStats(day=day)
+    for _ in range(5):
+        current = {d.day: d for d in records.daily_stats(sorted(days))}
+        changes = [
+            StatsChange(
+                day=day,
+                views=entry["views"],
+                bandwidth=entry["bandwidth"],
+                uploaded=entry["uploaded"],
+                uploaded_bytes=entry["bytes"],
+                top=space_saving(current.get(day, DailyStats(day=day)).top or {}, entry["hashes"]),
+                version=current.get(day, DailyStats(day=day)).version,
+            )
+            for day, entry in days.items()
+        ]
+        try:
+            records.add_stats(changes)
+            return sum(entry["views"] for entry in days.values())
+        except Collision:
+            continue
+    raise RuntimeError("daily statistics kept changing; the stream will retry the batch")

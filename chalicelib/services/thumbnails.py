@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote_plus
@@ -92,9 +91,8 @@ def make_for(image_hash: str, key: str | None = None) -> bool:
 
 
 def _finish(image: ImageRecord, state: str) -> bool:
-    day = time.strftime("%Y-%m-%d", time.gmtime(bootstrap.clock()()))
     try:
-        bootstrap.thumbnail_records().finish_thumbnails(image, state, day)
+        bootstrap.thumbnail_records().finish_thumbnails(image, state)
         return True
     except Collision:
         return False

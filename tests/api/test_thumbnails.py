@@ -208,10 +208,10 @@ def test_stats_count_uploads_views_and_popular_images(api, aws, clock):
         assert body["average_image_size"] == stats.human_size((first["size"] + second["size"]) / 2)
 
 
-def test_stats_windows_and_bad_view(api, clock):
+def test_stats_windows_and_bad_view(api, aws, clock):
     clock.now = 1_800_000_000
-    image = api.upload_ok()["image"]
-    thumbnails.handle_s3_event(s3_event(f"i/{image['hash']}.png"))
+    api.upload_ok()
+    stats.aggregate({"Records": stream_records(aws["RECORDS_TABLE_NAME"], clock.now)})
     clock.advance(3 * 86400)
     today = json.loads(api.client.http.get("/2/stats.json?view=today").body)["stats"]
     week = json.loads(api.client.http.get("/2/stats.json?view=week").body)["stats"]
@@ -239,3 +239,20 @@ def test_human_sizes():
     assert stats.human_size(0) == "0.00 B"
     assert stats.human_size(41718) == "40.74 KB"
     assert stats.human_size(5_035_763_113_000) == "4.58 TB"
+
+
+def test_a_stream_batch_is_counted_once_even_when_redelivered_after_a_failure(api, aws, aws_calls, clock):
+    clock.now = 1_800_000_000
+    image = api.upload_ok()["image"]
+    api.client.http.get(f"/{image['hash']}.png")
+    batch = {"Records": stream_records(aws["RECORDS_TABLE_NAME"], clock.now)}
+    yesterday = {"Records": stream_records(aws["RECORDS_TABLE_NAME"], clock.now - 86400)}
+    two_days = {"Records": batch["Records"] + yesterday["Records"]}
+    aws_calls.fail("dynamodb.TransactWriteItems", "InternalServerError")
+    with pytest.raises(Exception):
+        stats.aggregate(two_days)  # nothing of the batch is written...
+    assert stats.aggregate(two_days) == 2  # ...so the stream's retry counts each day once
+    today = json.loads(api.client.http.get("/2/stats.json?view=today").body)["stats"]
+    week = json.loads(api.client.http.get("/2/stats.json?view=week").body)["stats"]
+    assert (today["images_uploaded"], today["images_veiwed"]) == (1, 1)
+    assert (week["images_uploaded"], week["images_veiwed"]) == (2, 2)
