@@ -8,7 +8,6 @@ from typing import Any
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.records import (
     THROTTLING_CODES,
-    Collision,
     DynamoRecords,
     ImageRecord,
     _build,
