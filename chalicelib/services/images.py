@@ -98,7 +98,7 @@ def original_redirect(image_hash: str, *, count_view: bool) -> str:
     image = records.count_view(image_hash) if count_view else records.image(image_hash)
     if image is None:
         raise NotFound("Image not found")
-    return _media_url(original_key(image.hash, image.ext))
+    return _media_url(original_key(image.hash, image.ext), f"{image.hash}.{image.ext}")
 
 
 def thumbnail_redirect(image_hash: str, suffix: str) -> str:
@@ -107,14 +107,19 @@ def thumbnail_redirect(image_hash: str, suffix: str) -> str:
     if image is None:
         raise NotFound("Image not found")
     if image.thumbs == "ready":
-        return _media_url(thumbnail_key(image.hash, suffix))
-    return _media_url(original_key(image.hash, image.ext))
+        return _media_url(thumbnail_key(image.hash, suffix), f"{image.hash}{suffix}.jpg")
+    return _media_url(original_key(image.hash, image.ext), f"{image.hash}.{image.ext}")
 
 
-def _media_url(key: str) -> str:
+def _media_url(key: str, public_name: str) -> str:
+    """A presigned link to the object, or the media host's link in the layout of the API's links.
+
+    MEDIA_BASE_URL serves the same names as the links the API hands out (`/<hash>.<ext>`,
+    `/<hash><size>.jpg`), e.g. a CDN that maps them onto the bucket's i/ and t/ keys.
+    """
     settings = bootstrap.settings()
     if settings.media_base_url:
-        return f"{settings.media_base_url}/{key}"
+        return f"{settings.media_base_url}/{public_name}"
     return bootstrap.image_store().presigned_url(key)
 
 
