@@ -34,5 +34,21 @@ def _environment() -> Any:
     )
 
 
+def base_path() -> str:
+    """The path part of PUBLIC_BASE_URL ('/api' on an execute-api URL, '' on a domain of its own).
+
+    Pages link and redirect within the site through it, so they work under a stage prefix too.
+    """
+    from urllib.parse import urlsplit
+
+    from chalicelib import bootstrap
+
+    return urlsplit(bootstrap.settings().public_base_url).path.rstrip("/")
+
+
+def site_path(path: str) -> str:
+    return base_path() + path if path.startswith("/") else path
+
+
 def render_page(template: str, **context: Any) -> str:
-    return str(_environment().get_template(template).render(**context))
+    return str(_environment().get_template(template).render(base=base_path(), **context))

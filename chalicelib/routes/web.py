@@ -82,7 +82,7 @@ def html(page: Page, template: str, status: int = 200, **context: Any) -> Respon
 
 
 def redirect(page: Page, location: str) -> Response:
-    headers: dict[str, str | list[str]] = {"Location": location, "Cache-Control": "no-store"}
+    headers: dict[str, str | list[str]] = {"Location": pages.site_path(location), "Cache-Control": "no-store"}
     if page.set_cookies:
         headers["Set-Cookie"] = page.set_cookies
     return Response(body="", status_code=302, headers=headers)

@@ -104,3 +104,14 @@ def test_delete_whose_object_removal_failed_can_be_retried(api, aws_calls):
     assert retried.status_code == 200
     assert stored_keys() == []
     assert api.client.http.delete(f"/2/delete/{image['deletehash']}.json").status_code == 400
+
+
+def test_pages_work_under_a_stage_prefix(client, monkeypatch):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://abc123.execute-api.us-east-1.amazonaws.com/api")
+    bootstrap.reset()
+    response = client.http.get("/account")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/api/signin?next=%2Faccount"
+    page = client.http.get("/signin")
+    assert b'action="/api/signin"' in page.body
+    assert b'href="/api/register"' in page.body
