@@ -196,8 +196,9 @@ def _identify(call: Call, auth: Auth) -> Caller:
     """
     try:
         return access.identify(call, auth)
-    except ImgshelfError:
-        access.charge(access.ip_caller(call.source_ip), 1)  # LimitExceeded once the IP is spent
+    except ImgshelfError as refused:
+        quota = access.charge(access.ip_caller(call.source_ip), 1)  # LimitExceeded once spent
+        refused.headers.update(quota.headers())
         raise
 
 

@@ -115,3 +115,12 @@ def test_pages_work_under_a_stage_prefix(client, monkeypatch):
     page = client.http.get("/signin")
     assert b'action="/api/signin"' in page.body
     assert b'href="/api/register"' in page.body
+
+
+def test_a_refused_key_costs_one_credits_write_and_no_extra_read(client, aws_calls):
+    aws_calls.reset()
+    response = client.http.get("/2/credits.json?key=bogus")
+    assert response.status_code == 401
+    # the key lookup, then the IP's charge, whose result gives the headers
+    assert aws_calls.calls == ["dynamodb.GetItem", "dynamodb.UpdateItem"]
+    assert response.headers["X-RateLimit-Remaining"] == "499"
