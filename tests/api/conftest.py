@@ -30,6 +30,13 @@ class Api:
         return json.loads(response.body)["upload"]
 
 
+@pytest.fixture(autouse=True)
+def _session_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sessions, reset links and CSRF tokens need a key; production reads it from SSM."""
+    monkeypatch.setenv("SESSION_SECRET", "test-secret-" + "x" * 32)
+    bootstrap.reset()
+
+
 @pytest.fixture
 def api(client: Any, api_key: str) -> Api:
     return Api(client, api_key)

@@ -17,12 +17,6 @@ from chalicelib.services import accounts
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-@pytest.fixture(autouse=True)
-def _secret(monkeypatch):
-    monkeypatch.setenv("SESSION_SECRET", "test-secret-" + "x" * 32)
-    bootstrap.reset()
-
-
 @pytest.fixture
 def alice(aws):
     return accounts.register("Alice", "alice@example.test", "alice password")

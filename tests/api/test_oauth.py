@@ -114,12 +114,6 @@ def authorize(http: Any, account: Account, consumer: Consumer, **options: Any) -
     return Consumer(consumer.app, granted["oauth_token"], granted["oauth_token_secret"])
 
 
-@pytest.fixture(autouse=True)
-def _secret(monkeypatch):
-    monkeypatch.setenv("SESSION_SECRET", "test-secret-" + "x" * 32)
-    bootstrap.reset()
-
-
 @pytest.fixture
 def alice(client) -> tuple[Account, Consumer]:
     account, consumer = make_user("alice")

@@ -11,12 +11,6 @@ from tests import images
 from tests.api.test_oauth import Consumer, authorize, call, error_of, make_user
 
 
-@pytest.fixture(autouse=True)
-def _secret(monkeypatch):
-    monkeypatch.setenv("SESSION_SECRET", "test-secret-" + "x" * 32)
-    bootstrap.reset()
-
-
 @pytest.fixture
 def alice(client) -> tuple:
     account, consumer = make_user("alice")

@@ -17,12 +17,6 @@ from tests.api.test_accounts import session_from, signin
 from tests.httpserver import serving
 
 
-@pytest.fixture(autouse=True)
-def _secret(monkeypatch):
-    monkeypatch.setenv("SESSION_SECRET", "test-secret-" + "x" * 32)
-    bootstrap.reset()
-
-
 def test_side_load_without_a_url_is_a_400_envelope(client):
     response = client.http.get("/2/upload.json")
     assert response.status_code == 400

@@ -100,12 +100,6 @@ class Browser:
         return self.request("POST", form_action, {**chosen.fields, **(values or {})}, **headers)
 
 
-@pytest.fixture(autouse=True)
-def _secret(monkeypatch):
-    monkeypatch.setenv("SESSION_SECRET", "test-secret-" + "x" * 32)
-    bootstrap.reset()
-
-
 @pytest.fixture
 def browser(client) -> Browser:
     return Browser(client.http)
